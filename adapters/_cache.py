@@ -99,12 +99,13 @@ class FeatureCache:
                     return  # a single call larger than the whole cache: keep nothing
             start = len(self._index)
             need = start + len(new)
+            max_rows = max(need, self.max_bytes // max(row_bytes, 1))
             if self._feats is None or self._logits is None:
-                cap = max(need, 1024)
+                cap = min(max(need, 1024), max_rows)
                 self._feats = np.empty((cap,) + feats.shape[1:], dtype=np.float32)
                 self._logits = np.empty((cap,) + logits.shape[1:], dtype=np.float32)
             elif need > self._feats.shape[0]:
-                cap = max(need, 2 * self._feats.shape[0])
+                cap = min(max(need, 2 * self._feats.shape[0]), max_rows)
                 self._feats = _grow(self._feats, cap)
                 self._logits = _grow(self._logits, cap)
             pos = start

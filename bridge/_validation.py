@@ -315,8 +315,8 @@ def check_labels(y: Any, *, who: str, n_samples: int | None = None, name: str = 
         y = y.iloc[:, 0]
     arr = np.array(y.tolist() if isinstance(y, pd.Series) else y, copy=True)
     if arr.ndim == 2 and arr.shape[1] == 1:
-        warnings.warn(f"{who}: a column-vector {name} was passed when a 1d array was expected; "
-                      "it was flattened. Pass y.ravel() to silence this.",
+        warnings.warn(f"A column-vector {name} was passed when a 1d array was expected "
+                      f"({who}); it was flattened. Pass {name}.ravel() to silence this.",
                       DataConversionWarning, stacklevel=3)
         arr = arr[:, 0]
     if arr.ndim != 1:

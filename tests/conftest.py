@@ -124,3 +124,18 @@ def german_credit() -> pd.DataFrame:
     from fairbridge._datasets import load_german_credit
 
     return load_german_credit()
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory, tiny_model_dir) -> str:
+    """The tiny model fine-tuned on :func:`make_texts` data (seed 0): it has learned the task and
+    the group disparity of the data, so mitigations have something to mitigate."""
+    from fairbridge.adapters import HFTextClassifier
+
+    X, y, _ = make_texts(400, seed=0)
+    clf = HFTextClassifier(tiny_model_dir, refit="full", epochs=3, learning_rate=3e-3,
+                           train_batch_size=32, progress=False, random_state=0).fit(X, y)
+    path = tmp_path_factory.mktemp("trained-bert")
+    clf.backbone_.model.save_pretrained(path)
+    clf.backbone_.tokenizer.save_pretrained(path)
+    return str(path)
