@@ -51,6 +51,16 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return z
 
 
+#: Head refits up to this many feature values run on the CPU in float64 even when the network
+#: is on a GPU: for the sizes Fairlearn's reductions refit, kernel launches would cost more
+#: than the arithmetic.
+_HEAD_ON_CPU_MAX = 1 << 25
+
+
+def _head_device(features: np.ndarray, device: torch.device) -> torch.device:
+    return torch.device("cpu") if features.size <= _HEAD_ON_CPU_MAX else device
+
+
 def _collect(problems: Problems, check: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     try:
         check(*args, **kwargs)
@@ -230,7 +240,7 @@ class AdapterBase(ClassifierMixin, BaseEstimator):
             feats, _ = self._outputs(inputs, who, backbone=backbone)
             W, b, info = fit_linear_head(
                 feats, targets, sw, init=backbone.head_parameters(), alpha=self.head_alpha,
-                max_iter=self.head_max_iter, device=backbone.device,
+                max_iter=self.head_max_iter, device=_head_device(feats, backbone.device),
                 fairness_loss=self.fairness_loss if wants_fairness else None,
                 fairness_weight=self.fairness_weight, groups=groups)
             self.head_coef_, self.head_intercept_ = W, b

@@ -1,16 +1,27 @@
 """fairbridge: wrap a fine-tuned classifier once, then audit, mitigate, explain and monitor it."""
 
-from . import mitigations
+from . import explainers, mitigations, monitor
 from ._audit import AuditResult, audit, audit_predictions
 from ._compare import ComparisonResult, MethodResult, MitigatedPredictor, compare, load_mitigated
 from ._datasets import load_german_credit
 from ._optional import MissingDependencyError
 from ._validation import NotFittedError
+from .explainers import (
+    CounterfactualResult,
+    Explanation,
+    GroupExplanation,
+    counterfactual_test,
+    explain,
+    explain_by_group,
+)
 from ._version import __version__
 
 __all__ = [
     "AuditResult",
     "ComparisonResult",
+    "CounterfactualResult",
+    "Explanation",
+    "GroupExplanation",
     "MethodResult",
     "MissingDependencyError",
     "MitigatedPredictor",
@@ -19,7 +30,12 @@ __all__ = [
     "audit",
     "audit_predictions",
     "compare",
+    "counterfactual_test",
+    "explain",
+    "explain_by_group",
+    "explainers",
     "load_german_credit",
     "load_mitigated",
     "mitigations",
+    "monitor",
 ]

@@ -262,7 +262,7 @@ def audit_predictions(
     y_true : array-like of shape (n_samples,)
         True labels.
     y_pred : array-like of shape (n_samples,), optional
-        Predicted labels.  If omitted, ``y_score >= threshold`` predicts ``pos_label``.
+        Predicted labels.  If omitted, ``y_score > threshold`` predicts ``pos_label`` (the argmax rule of a binary classifier: a tie goes to the negative class).
     sensitive_features : array-like, Series, DataFrame or dict
         Group memberships; several columns are audited one by one and intersected.
     y_score : array-like of shape (n_samples,), optional
@@ -325,7 +325,7 @@ def audit_predictions(
             raise ValueError(problem(who, "argument 'y_true'", "must hold two labels to turn "
                                      "scores into predictions", f"only {pos!r}",
                                      "Pass y_pred instead of y_score."))
-        yp = np.where(score >= threshold, pos, negative)
+        yp = np.where(score > threshold, pos, negative)
         if isinstance(pos, str) or isinstance(negative, str):
             yp = yp.astype(object)
     else:
