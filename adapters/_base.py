@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import type_of_target
 
 from fairbridge._validation import (
     MSG_NOT_FITTED,
@@ -36,6 +35,7 @@ from fairbridge._validation import (
 from ._backbone import Backbone
 from ._engine import EngineSettings, check_batch_size, resolve_device, resolve_precision
 from ._head import fit_linear_head
+from ._labels import encode_labels
 from ._shared import SharedModel
 from ._training import train_network
 
@@ -151,39 +151,6 @@ class AdapterBase(ClassifierMixin, BaseEstimator):
         self._check_specific_params(p)
         p.raise_if_any()
 
-    # -- labels --------------------------------------------------------------------------
-    def _encode_labels(self, y: np.ndarray, n_classes: int, names: list[str] | None,
-                       who: str) -> tuple[np.ndarray, np.ndarray]:
-        """Map labels to the network's output columns: ``(classes_, target_indices)``.
-
-        * integer labels within ``0..n_classes-1`` are the output indices themselves;
-        * labels that are all among the network's label names (``config.id2label``) map by name;
-        * otherwise exactly ``n_classes`` distinct labels map in sorted order.
-        """
-        kind = type_of_target(y)
-        if kind not in ("binary", "multiclass"):
-            raise ValueError(problem(
-                who, "argument 'y'", "must hold class labels (binary or multiclass)",
-                f"Unknown label type: {kind!r}",
-                "Pass discrete labels; a classifier cannot fit continuous targets."))
-        uniq = np.unique(y)
-        if uniq.dtype.kind in "iub" or (uniq.dtype.kind == "f" and np.all(np.mod(uniq, 1) == 0)):
-            ints = uniq.astype(np.int64)
-            if ints.min() >= 0 and ints.max() < n_classes:
-                return np.arange(n_classes), y.astype(np.int64)
-        if names is not None and all(isinstance(v, str) and v in names for v in uniq):
-            lookup = {name: i for i, name in enumerate(names)}
-            return np.array(names, dtype=object), np.array([lookup[v] for v in y], dtype=np.int64)
-        if uniq.size == n_classes:
-            return uniq, np.searchsorted(uniq, y).astype(np.int64)
-        named = f" named {names}" if names is not None else ""
-        raise ValueError(problem(
-            who, "argument 'y'",
-            f"must match the model's {n_classes} outputs{named}: integers 0..{n_classes - 1}, "
-            f"the label names, or exactly {n_classes} distinct labels",
-            f"{uniq.size} distinct labels {uniq[:6].tolist()}",
-            "Encode y as the model's label ids, or load a checkpoint with as many labels as y has."))
-
     def _groups_onehot(self, sensitive_features: Any, n: int, who: str) -> np.ndarray:
         frame = check_sensitive_features(sensitive_features, who=who, n_samples=n)
         keys = frame.astype(str).agg("|".join, axis=1) if frame.shape[1] > 1 else frame.iloc[:, 0]
@@ -228,7 +195,7 @@ class AdapterBase(ClassifierMixin, BaseEstimator):
         amp = resolve_precision(self.precision, device or torch.device("cpu"), who=who)
         backbone = self._load_backbone(device, who, inputs, y_arr)
         n_classes = max(2, int(backbone.n_outputs or 2))
-        classes, targets = self._encode_labels(y_arr, n_classes, self._label_names(backbone), who)
+        classes, targets = encode_labels(y_arr, n_classes, self._label_names(backbone), who=who)
         self.classes_ = classes
         self.head_coef_: np.ndarray | None = None
         self.head_intercept_: np.ndarray | None = None
@@ -343,6 +310,20 @@ class AdapterBase(ClassifierMixin, BaseEstimator):
         """Predicted class labels (from ``classes_``)."""
         z = self._scores(X, "predict")
         return self.classes_[np.argmax(z, axis=1)]
+
+    def outputs(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Penultimate features and the network's own logits, from one (cached) forward pass.
+
+        Returns
+        -------
+        features : ndarray of float32, shape (n_samples, n_features)
+        logits : ndarray of float32, shape (n_samples, n_classes)
+            The fine-tuned network's logits; :meth:`scores_from_outputs` turns the pair into
+            this estimator's scores (applying a refitted head).
+        """
+        self._check_fitted("outputs")
+        who = self._who("outputs")
+        return self._outputs(self._validate_inputs(X, who, fitting=False), who)
 
     def embed(self, X: Any) -> np.ndarray:
         """Penultimate features (the input of the final linear layer), float32.

@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", default=["labeled", "estimated"],
                         choices=["labeled", "estimated"],
                         help="windows with labels, and without (TPR/FPR estimated with CBPE)")
+    parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
     sizes = args.rows or ([10_000, 100_000] if args.quick else [100_000, 1_000_000])
 
@@ -104,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
               f"| {alerts} |")
     print("baseline: Fairlearn MetricFrame point estimates on the first 'baseline rows' of the "
           "same window (no intervals, tests or storage)")
+    if args.json:
+        import json
+
+        with open(args.json, "w") as fh:
+            json.dump({"columns": head, "rows": rows, "args": vars(args)}, fh, indent=2)
     return 0
 
 

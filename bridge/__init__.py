@@ -1,6 +1,6 @@
 """fairbridge: wrap a fine-tuned classifier once, then audit, mitigate, explain and monitor it."""
 
-from . import explainers, mitigations, monitor
+from . import distributed, explainers, mitigations, monitor
 from ._audit import AuditResult, audit, audit_predictions
 from ._compare import ComparisonResult, MethodResult, MitigatedPredictor, compare, load_mitigated
 from ._datasets import load_german_credit
@@ -31,6 +31,7 @@ __all__ = [
     "audit_predictions",
     "compare",
     "counterfactual_test",
+    "distributed",
     "explain",
     "explain_by_group",
     "explainers",

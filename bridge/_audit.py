@@ -427,13 +427,15 @@ def audit(
 
     Parameters
     ----------
-    estimator : fitted estimator or DataFrame
+    estimator : fitted estimator, DataFrame or ray.data.Dataset
         A classifier with ``predict`` (``predict(X, sensitive_features=...)`` is used where it
         takes them, as mitigated predictors do); or a DataFrame holding labels, groups and
         scores or predictions (then ``X`` and ``y`` stay ``None`` and the ``*_column``
-        arguments name its columns).
-    X : array-like, optional
-        Inputs of the model.
+        arguments name its columns); or a Ray Dataset of such scores (as
+        :func:`fairbridge.distributed.score` returns it), audited on the cluster by
+        :func:`fairbridge.distributed.audit`: only per-group counts reach the driver.
+    X : array-like or ray.data.Dataset, optional
+        Inputs of the model; a Ray Dataset of raw rows is scored on the cluster first.
     y : array-like, optional
         True labels.
     sensitive_features : array-like, Series, DataFrame or dict, optional
@@ -455,10 +457,27 @@ def audit(
     >>> result = fb.audit(clf, X_test, y_test, sensitive_features=A_test)  # doctest: +SKIP
     >>> result = fb.audit(scores, label_column="y", sensitive_column="sex",
     ...                   score_column="proba")  # doctest: +SKIP
+    >>> scores_ds = fb.distributed.score(clf, ray_ds, text_column="text")  # doctest: +SKIP
+    >>> result = fb.audit(clf, scores_ds, label_column="y", sensitive_column="sex")  # doctest: +SKIP
     """
     who = "audit"
     options = dict(threshold=threshold, pos_label=pos_label, privileged_groups=privileged_groups,
                    n_bootstrap=n_bootstrap, confidence=confidence, random_state=random_state)
+    from .distributed._ray import is_dataset  # imports no ray
+
+    if is_dataset(estimator) or is_dataset(X):
+        # A Ray Dataset of scores (or of raw rows, with a model): counted on the cluster.
+        from .distributed import audit as ray_audit
+
+        model, data = (None, estimator) if is_dataset(estimator) else (estimator, X)
+        if y is not None or sensitive_features is not None:
+            raise ValueError(problem(who, "arguments 'y' and 'sensitive_features'",
+                                     "must be None with a Ray Dataset",
+                                     f"y={describe(y)}, sensitive_features={describe(sensitive_features)}",
+                                     "Name the dataset's columns with label_column= and "
+                                     "sensitive_column=."))
+        return ray_audit(model, data, label_column=label_column, sensitive_column=sensitive_column,
+                         score_column=score_column, prediction_column=prediction_column, **options)
     if isinstance(estimator, pd.DataFrame):
         df = estimator
         if X is not None or y is not None:

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -627,12 +627,12 @@ def _metric_dicts(audit: AuditResult, combined: str) -> tuple[dict[str, float | 
 def compare(
     estimator: Any,
     X_train: Any,
-    y_train: Any,
-    X_test: Any,
-    y_test: Any,
+    y_train: Any = None,
+    X_test: Any = None,
+    y_test: Any = None,
     *,
-    sensitive_features_train: Any,
-    sensitive_features_test: Any,
+    sensitive_features_train: Any = None,
+    sensitive_features_test: Any = None,
     methods: Sequence[Any] | None = None,
     primary_disparity: str = "demographic_parity_difference",
     pos_label: Any = None,
@@ -642,6 +642,11 @@ def compare(
     random_state: int | None = 0,
     progress: bool = True,
     config: dict[str, Any] | None = None,
+    engine: Literal["local", "ray"] = "local",
+    label_column: str | None = None,
+    sensitive_column: str | None = None,
+    text_column: str = "text",
+    ray_options: dict[str, Any] | None = None,
 ) -> ComparisonResult:
     """Compare mitigation methods on one model and one train/test split.
 
@@ -674,6 +679,17 @@ def compare(
         A progress bar over the methods.
     config : dict, optional
         Extra entries for the result's ``config`` (e.g. the data file of a CLI run).
+    engine : {"local", "ray"}, default="local"
+        ``"ray"`` scores both splits on Ray Data (:func:`fairbridge.distributed.compare`): the
+        network runs on the cluster, and the methods run on the returned features and scores,
+        giving the same table as ``"local"``.  Passing Ray Datasets as ``X_train`` and
+        ``y_train`` (the test split: ``compare(clf, train_ds, test_ds, label_column=...,
+        sensitive_column=...)``) implies it.
+    label_column, sensitive_column, text_column : str, optional
+        The columns of Ray Datasets.
+    ray_options : dict, optional
+        Passed to :func:`fairbridge.distributed.score` (``concurrency``, ``num_gpus``,
+        ``num_cpus``, ``batch_size``, ...).
 
     Returns
     -------
@@ -687,6 +703,23 @@ def compare(
         single method never raise: they are recorded as ``skipped`` or ``failed``.
     """
     who = "compare"
+    check_one_of(who, "engine", engine, ["local", "ray"])
+    from .distributed._ray import is_dataset  # imports no ray
+
+    if engine == "ray" or is_dataset(X_train):
+        import fairbridge.distributed as fd
+
+        opts = dict(methods=methods, primary_disparity=primary_disparity, pos_label=pos_label,
+                    privileged_groups=privileged_groups, n_bootstrap=n_bootstrap,
+                    confidence=confidence, random_state=random_state, progress=progress,
+                    config=config, **(ray_options or {}))
+        if is_dataset(X_train) or label_column is not None:
+            # compare(clf, train_ds, test_ds, label_column=..., sensitive_column=...)
+            return fd.compare(estimator, X_train, y_train, label_column=label_column,
+                              sensitive_column=sensitive_column, text_column=text_column, **opts)
+        return fd.compare_arrays(estimator, X_train, y_train, X_test, y_test,
+                                 sensitive_features_train=sensitive_features_train,
+                                 sensitive_features_test=sensitive_features_test, **opts)
     _check_settings(who, n_bootstrap, confidence, random_state)
     check_one_of(who, "primary_disparity", primary_disparity, list(DISPARITIES))
     if not isinstance(progress, (bool, np.bool_)):
