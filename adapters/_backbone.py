@@ -16,7 +16,9 @@ to the captured features must reproduce the network's logits.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
@@ -24,13 +26,16 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from ._cache import FeatureCache, row_keys
 from ._engine import EngineSettings, ForwardStats, run_batched
 
 __all__ = ["Backbone", "TensorBackbone", "TextBackbone", "class_logits"]
 
-_CHUNK = 1 << 16  # inputs tokenised and scored per engine call
+_CHUNK = 1 << 16  # inputs scored per engine call (bounds the memory of one call)
+#: Texts tokenised at once; the next slice is tokenised while the current one is scored.
+_TOKENIZE_CHUNK = 4096
 
 
 def _find_head(model: nn.Module, n_outputs: int | None, head: str | None, *, who: str) -> tuple[str, nn.Linear] | None:
@@ -272,12 +277,20 @@ class Backbone:
             inverse[j] = u
         uniq_rows = np.asarray(uniq_list, dtype=np.int64)
         f_parts, l_parts = [], []
-        with self.running():
-            for start in range(0, uniq_rows.size, _CHUNK):
-                sel = uniq_rows[start : start + _CHUNK]
-                f, lg = self._compute(self._take(inputs, sel), settings, extra, bar)
-                f_parts.append(f)
-                l_parts.append(lg)
+        own_bar = bar is None and settings.progress
+        if own_bar:
+            bar = tqdm(total=int(uniq_rows.size), desc=f"scoring ({self.kind})", unit="row",
+                       delay=2.0, leave=False, dynamic_ncols=True)
+        try:
+            with self.running():
+                for start in range(0, uniq_rows.size, _CHUNK):
+                    sel = uniq_rows[start : start + _CHUNK]
+                    f, lg = self._compute(self._take(inputs, sel), settings, extra, bar)
+                    f_parts.append(f)
+                    l_parts.append(lg)
+        finally:
+            if own_bar:
+                bar.close()
         f_new = np.concatenate(f_parts) if len(f_parts) > 1 else f_parts[0]
         l_new = np.concatenate(l_parts) if len(l_parts) > 1 else l_parts[0]
         self._check_head(f_new, l_new, settings.amp_dtype is not None)
@@ -372,7 +385,8 @@ class TextBackbone(Backbone):
         if self._backend is not None:
             with self._tok_lock:
                 self._backend.enable_truncation(max_length=max_length)
-                encs = self._backend.encode_batch(list(texts), add_special_tokens=True)
+                encode = getattr(self._backend, "encode_batch_fast", self._backend.encode_batch)
+                encs = encode(list(texts), add_special_tokens=True)
             ids = [e.ids for e in encs]
             n_trunc = sum(1 for e in encs if e.overflowing)
         else:  # a slow (Python) tokenizer
@@ -381,7 +395,7 @@ class TextBackbone(Backbone):
             ids = self.tokenizer(list(texts), truncation=True, max_length=max_length,
                                  add_special_tokens=True)["input_ids"]
         lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-        flat = np.fromiter((t for x in ids for t in x), dtype=np.int64, count=int(lengths.sum()))
+        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
         return flat, lengths, n_trunc
 
     def collate_fn(self, flat: np.ndarray, lengths: np.ndarray) -> Callable[[np.ndarray], dict[str, torch.Tensor]]:
@@ -404,17 +418,36 @@ class TextBackbone(Backbone):
         return collate
 
     def _compute(self, texts: Sequence[str], settings: EngineSettings, extra: dict, bar: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Tokenise and score ``texts``, tokenising the next slice while the network runs.
+
+        Texts go through in slices of :data:`_TOKENIZE_CHUNK`; a worker thread tokenises slice
+        ``k + 1`` (the Rust tokenizer releases the GIL) while slice ``k`` is on the device, so
+        tokenisation hides behind the forward passes instead of preceding them.
+        """
         max_length = int(extra.get("max_length", 512))
-        flat, lengths, n_trunc = self.tokenize(texts, max_length)
-        extra["n_truncated"] = extra.get("n_truncated", 0) + n_trunc
-        collate = self.collate_fn(flat, lengths)
         model = self.model
 
         def forward(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
             return self._capture_forward(lambda: model(**batch))
 
-        return run_batched(len(texts), collate=collate, forward=forward, settings=settings,
-                           lengths=lengths, stats=self.stats, desc="scoring texts", bar=bar)
+        slices = [texts[i : i + _TOKENIZE_CHUNK] for i in range(0, len(texts), _TOKENIZE_CHUNK)]
+        f_parts, l_parts = [], []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fairbridge-tokenize") as pool:
+            pending = pool.submit(self.tokenize, slices[0], max_length)
+            for k, part in enumerate(slices):
+                flat, lengths, n_trunc = pending.result()
+                if k + 1 < len(slices):
+                    pending = pool.submit(self.tokenize, slices[k + 1], max_length)
+                extra["n_truncated"] = extra.get("n_truncated", 0) + n_trunc
+                f, lg = run_batched(len(part), collate=self.collate_fn(flat, lengths),
+                                    forward=forward, settings=settings, lengths=lengths,
+                                    stats=self.stats, desc="scoring texts", bar=bar,
+                                    count_call=k == 0)
+                f_parts.append(f)
+                l_parts.append(lg)
+        if len(f_parts) == 1:
+            return f_parts[0], l_parts[0]
+        return np.concatenate(f_parts), np.concatenate(l_parts)
 
 
 class TensorBackbone(Backbone):

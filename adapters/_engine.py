@@ -168,6 +168,7 @@ def run_batched(
     stats: ForwardStats | None = None,
     desc: str = "scoring",
     bar: tqdm | None = None,
+    count_call: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``forward`` over ``n`` inputs in batches; return features and logits in input order.
 
@@ -190,6 +191,9 @@ def run_batched(
         Label of the progress bar.
     bar : tqdm, optional
         An outer progress bar to advance instead of opening one.
+    count_call : bool, default=True
+        Count this run in ``stats.calls`` (a caller that splits one call into several runs
+        counts only the first).
 
     Returns
     -------
@@ -283,7 +287,7 @@ def run_batched(
     finally:
         if own_bar and bar is not None:
             bar.close()
-    if stats is not None:
+    if stats is not None and count_call:
         stats.calls += 1
     assert feats_out is not None and logits_out is not None
     return feats_out, logits_out

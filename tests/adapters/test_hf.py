@@ -304,3 +304,17 @@ def test_save_and_load_round_trip(tiny_model_dir, data, tmp_path):
     np.testing.assert_allclose(HFTextClassifier.load(ref).predict_proba(X[:25]), expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=re.escape("must be a folder written by HFTextClassifier.save()")):
         HFTextClassifier.load(tmp_path / "empty")
+
+
+def test_texts_beyond_one_tokenizer_slice_keep_their_order(tiny_model_dir, text_maker):
+    from fairbridge.adapters._backbone import _TOKENIZE_CHUNK
+
+    X, y, _ = text_maker(_TOKENIZE_CHUNK + 300, seed=21)
+    X = [f"{i} {t}" for i, t in enumerate(X)]  # all distinct
+    clf = HFTextClassifier(tiny_model_dir, refit="none", progress=False, cache=False).fit(X[:4], y[:4])
+    before = clf.forward_stats
+    whole = clf.predict_proba(X)  # two slices: the second is tokenised while the first runs
+    after = clf.forward_stats
+    assert after["rows"] - before["rows"] == len(X) and after["calls"] - before["calls"] == 1
+    parts = np.vstack([clf.predict_proba(X[:1000]), clf.predict_proba(X[1000:])])
+    np.testing.assert_allclose(whole, parts, rtol=1e-5, atol=1e-6)
