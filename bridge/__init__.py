@@ -4,6 +4,7 @@ from . import distributed, explainers, mitigations, monitor
 from ._audit import AuditResult, audit, audit_predictions
 from ._compare import ComparisonResult, MethodResult, MitigatedPredictor, compare, load_mitigated
 from ._datasets import load_german_credit
+from ._demo import DemoResult, run_demo
 from ._optional import MissingDependencyError
 from ._validation import NotFittedError
 from .explainers import (
@@ -20,6 +21,7 @@ __all__ = [
     "AuditResult",
     "ComparisonResult",
     "CounterfactualResult",
+    "DemoResult",
     "Explanation",
     "GroupExplanation",
     "MethodResult",
@@ -39,4 +41,5 @@ __all__ = [
     "load_mitigated",
     "mitigations",
     "monitor",
+    "run_demo",
 ]

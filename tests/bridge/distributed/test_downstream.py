@@ -202,3 +202,27 @@ def test_compare_on_ray_gives_the_table_of_the_local_comparison(clf, frame, vali
     pd.testing.assert_frame_equal(got.table[keep], ref.table[keep], rtol=1e-6, atol=1e-9)
     assert got.config["engine"] == "ray"
     assert (got.table["n_forward_rows"] == 0).all()  # the network ran on the cluster only
+
+
+def test_the_public_entry_points_take_ray_datasets(ray_session, clf, frame, valid, scored, local):
+    import fairbridge as fb
+
+    # fb.audit on a Dataset of scores counts on the cluster (same numbers as the local audit)
+    got = fb.audit(scored.filter(lambda r: r["error"] is None), label_column="y",
+                   sensitive_column="sex", n_bootstrap=60)
+    ref = local_audit(clf, pd.DataFrame({"text": local["texts"]}), local["y"],
+                      sensitive_features=pd.Series(local["sex"], name="sex"), n_bootstrap=60)
+    _same_audit(got, ref)
+    with pytest.raises(ValueError, match=re.escape("must be None with a Ray Dataset")):
+        fb.audit(clf, scored, local["y"], label_column="y", sensitive_column="sex")
+    # fb.compare(engine="ray") on in-memory arrays runs the network on the cluster
+    tr, te = valid[:200], valid[200:320]
+    arrays = (frame["text"].iloc[tr].tolist(), frame["y"].iloc[tr].to_numpy(dtype=int),
+              frame["text"].iloc[te].tolist(), frame["y"].iloc[te].to_numpy(dtype=int))
+    kw = dict(sensitive_features_train=frame["sex"].iloc[tr].rename("sex"),
+              sensitive_features_test=frame["sex"].iloc[te].rename("sex"),
+              methods=["baseline", "fairlearn.threshold_optimizer"], n_bootstrap=30, progress=False)
+    on_ray = fb.compare(clf, *arrays, engine="ray", ray_options={"concurrency": 1}, **kw)
+    here = fb.compare(clf, *arrays, **kw)
+    assert on_ray.config["engine"] == "ray"
+    np.testing.assert_allclose(on_ray.table["accuracy"], here.table["accuracy"])
