@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import numbers
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from typing import Any, Literal
 
 import numpy as np

@@ -73,43 +73,130 @@ def fit_linear_head(
     """
     dtype = torch.float64 if device.type == "cpu" else torch.float32
     X = torch.as_tensor(np.asarray(features, dtype=np.float32), device=device).to(dtype)
+    X = X.reshape(X.shape[0], -1)
     y = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=device)
     w = torch.as_tensor(np.asarray(sample_weight, dtype=np.float64), device=device).to(dtype)
     w = w / w.sum()
     W0 = torch.as_tensor(np.asarray(init[0], dtype=np.float32), device=device).to(dtype)
     b0 = torch.as_tensor(np.asarray(init[1], dtype=np.float32), device=device).to(dtype)
-    W = W0.clone().requires_grad_(True)
-    b = b0.clone().requires_grad_(True)
-    G = None
-    if fairness_loss is not None and fairness_weight > 0:
+    k, d = W0.shape
+    parts: dict[str, float] = {"fair": 0.0}
+
+    if fairness_loss is None or fairness_weight <= 0:
+        wcol = w[:, None]
+        wY = torch.nn.functional.one_hot(y, k).to(dtype) * wcol  # w_i * onehot(y_i)
+
+        def value_and_grad(theta: torch.Tensor) -> tuple[float, torch.Tensor]:
+            # The gradient has a closed form, X^T (w * (P - Y)) + alpha (W - W0): no autograd
+            # graph and no indexing, which keeps the many refits of a reduction cheap.
+            Wt, bt = theta[: k * d].view(k, d), theta[k * d :]
+            logp = torch.log_softmax(torch.addmm(bt, X, Wt.T), dim=1)
+            diff = Wt - W0
+            task = -(wY * logp).sum()
+            loss = task + 0.5 * alpha * (diff * diff).sum()
+            P = logp.exp_().mul_(wcol).sub_(wY)
+            grad = torch.cat([torch.addmm(diff, P.T, X, beta=alpha).reshape(-1), P.sum(dim=0)])
+            parts.update(task=float(task), loss=float(loss))
+            return float(loss), grad
+
+        with torch.no_grad():
+            theta, n_iter = _lbfgs(value_and_grad, torch.cat([W0.reshape(-1), b0]), max_iter=max_iter)
+            value_and_grad(theta)
+        W_fit, b_fit = theta[: k * d].view(k, d), theta[k * d :]
+    else:
+        # With a penalty: autograd through it, and torch's L-BFGS with a strong-Wolfe search.
         assert groups is not None
         G = torch.as_tensor(np.asarray(groups, dtype=np.float32), device=device).to(dtype)
-    opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=max_iter, history_size=20,
-                            tolerance_grad=1e-9, tolerance_change=1e-12,
-                            line_search_fn="strong_wolfe")
-    parts: dict[str, float] = {}
+        W_fit = W0.clone().requires_grad_(True)
+        b_fit = b0.clone().requires_grad_(True)
+        opt = torch.optim.LBFGS([W_fit, b_fit], lr=1.0, max_iter=max_iter, history_size=20,
+                                tolerance_grad=1e-7, tolerance_change=1e-10,
+                                line_search_fn="strong_wolfe")
 
-    def objective() -> torch.Tensor:
-        logits = X @ W.T + b
-        task = (torch.nn.functional.cross_entropy(logits, y, reduction="none") * w).sum()
-        loss = task + 0.5 * alpha * ((W - W0) ** 2).sum()
-        fair = torch.zeros((), dtype=dtype, device=device)
-        if G is not None and fairness_loss is not None:
+        def objective() -> torch.Tensor:
+            logits = X @ W_fit.T + b_fit
+            task = (torch.nn.functional.cross_entropy(logits, y, reduction="none") * w).sum()
             fair = fairness_loss(logits, y, G, w)
-            loss = loss + fairness_weight * fair
-        parts.update(task=float(task.detach()), fair=float(fair.detach()), loss=float(loss.detach()))
-        return loss
+            loss = task + 0.5 * alpha * ((W_fit - W0) ** 2).sum() + fairness_weight * fair
+            parts.update(task=float(task.detach()), fair=float(fair.detach()), loss=float(loss.detach()))
+            return loss
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = objective()
-        loss.backward()
-        return loss
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = objective()
+            loss.backward()
+            return loss
 
-    with torch.enable_grad():
-        opt.step(closure)
-        objective()
-    state = opt.state[opt._params[0]]
+        with torch.enable_grad():
+            opt.step(closure)
+            objective()
+        n_iter = int(opt.state[opt._params[0]].get("n_iter", 0))
     info = {"loss": parts["loss"], "task_loss": parts["task"], "fairness_loss": parts["fair"],
-            "n_iter": int(state.get("n_iter", 0))}
-    return (W.detach().float().cpu().numpy(), b.detach().float().cpu().numpy(), info)
+            "n_iter": n_iter}
+    return (W_fit.detach().float().cpu().numpy(), b_fit.detach().float().cpu().numpy(), info)
+
+
+def _lbfgs(value_and_grad: Callable[[torch.Tensor], tuple[float, torch.Tensor]], x0: torch.Tensor, *,
+           max_iter: int, history: int = 10, tol_grad: float = 1e-7,
+           tol_change: float = 1e-10) -> tuple[torch.Tensor, int]:
+    """Minimise a smooth convex function with limited-memory BFGS and a backtracking line search.
+
+    A lean loop (one evaluation per iteration as a rule, the two-loop recursion on a short
+    history) for the small, strongly convex problem of a head refit, where the bookkeeping of a
+    general-purpose optimiser would cost more than the arithmetic.
+
+    Returns
+    -------
+    x : Tensor
+        The minimiser found.
+    n_iter : int
+        Iterations made.
+    """
+    x = x0.clone()
+    f, g = value_and_grad(x)
+    S: list[torch.Tensor] = []
+    Yh: list[torch.Tensor] = []
+    rho: list[float] = []
+    it = 0
+    for it in range(1, max_iter + 1):
+        if float(g.abs().max()) <= tol_grad:
+            it -= 1
+            break
+        q = g.clone()
+        coef = []
+        for s_i, y_i, r_i in zip(reversed(S), reversed(Yh), reversed(rho)):
+            a_i = r_i * float(s_i.dot(q))
+            coef.append(a_i)
+            q.add_(y_i, alpha=-a_i)
+        if S:
+            q.mul_(float(S[-1].dot(Yh[-1])) / float(Yh[-1].dot(Yh[-1])))
+        else:
+            q.mul_(min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12)))
+        for s_i, y_i, r_i, a_i in zip(S, Yh, rho, reversed(coef)):
+            q.add_(s_i, alpha=a_i - r_i * float(y_i.dot(q)))
+        direction = q.neg_()
+        slope = float(g.dot(direction))
+        if slope >= 0:  # not a descent direction (numerical trouble): restart from the gradient
+            S.clear(), Yh.clear(), rho.clear()
+            direction = -g
+            slope = float(g.dot(direction))
+        step = 1.0
+        while True:
+            x_new = x + step * direction
+            f_new, g_new = value_and_grad(x_new)
+            if f_new <= f + 1e-4 * step * slope or step < 1e-10:
+                break
+            step *= 0.5
+        s_vec, y_vec = x_new - x, g_new - g
+        sy = float(s_vec.dot(y_vec))
+        if sy > 1e-12:
+            S.append(s_vec)
+            Yh.append(y_vec)
+            rho.append(1.0 / sy)
+            if len(S) > history:
+                S.pop(0), Yh.pop(0), rho.pop(0)
+        converged = abs(f - f_new) <= tol_change * max(1.0, abs(f))
+        x, f, g = x_new, f_new, g_new
+        if converged:
+            break
+    return x, it

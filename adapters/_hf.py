@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 import warnings
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,7 +73,7 @@ class HFTextClassifier(PersistMixin, AdapterBase):
         Name of the final linear layer, if not found automatically.
     head_alpha : float, default=1e-3
         Pull of a head refit towards the fine-tuned head (L2 on the weight difference).
-    head_max_iter : int, default=100
+    head_max_iter : int, default=50
         L-BFGS iterations of a head refit.
     epochs : int, default=1
         Epochs of a full refit.
@@ -140,7 +140,7 @@ class HFTextClassifier(PersistMixin, AdapterBase):
         progress: bool = True,
         head: str | None = None,
         head_alpha: float = 1e-3,
-        head_max_iter: int = 100,
+        head_max_iter: int = 50,
         epochs: int = 1,
         learning_rate: float = 2e-5,
         train_batch_size: int = 16,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
+
+if TYPE_CHECKING:
+    from ._backbone import Backbone
 
 __all__ = ["SharedModel"]
 

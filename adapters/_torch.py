@@ -89,7 +89,7 @@ class TorchClassifier(PersistMixin, AdapterBase):
         progress: bool = True,
         head: str | None = None,
         head_alpha: float = 1e-3,
-        head_max_iter: int = 100,
+        head_max_iter: int = 50,
         epochs: int = 10,
         learning_rate: float = 1e-3,
         train_batch_size: int = 64,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._report_writers import ReportWriters
 from ._metrics import (
     DISPARITIES,
     Cells,
@@ -56,7 +56,7 @@ DISPARITY_COLUMNS = ("feature", "metric", "value", "ci_low", "ci_high", "source"
 
 
 @dataclass(eq=False)
-class AuditResult:
+class AuditResult(ReportWriters):
     """The outcome of :func:`audit`: a per-group table and the disparities with intervals.
 
     Attributes
@@ -153,24 +153,6 @@ class AuditResult:
             "disparities": disp,
             "notes": list(self.notes),
         }
-
-    def to_html(self, path: str | os.PathLike) -> Any:
-        """Write a self-contained HTML report (``fairbridge.reports.write_html``)."""
-        from fairbridge.reports import write_html
-
-        return write_html(self.to_dict(), path)
-
-    def to_json(self, path: str | os.PathLike) -> Any:
-        """Write the result as JSON (``fairbridge.reports.write_json``)."""
-        from fairbridge.reports import write_json
-
-        return write_json(self.to_dict(), path)
-
-    def to_markdown(self, path: str | os.PathLike) -> Any:
-        """Write a Markdown summary (``fairbridge.reports.write_markdown``)."""
-        from fairbridge.reports import write_markdown
-
-        return write_markdown(self.to_dict(), path)
 
     def __repr__(self) -> str:
         feats = ", ".join(self.sensitive_features)

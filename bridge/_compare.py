@@ -30,6 +30,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from ._report_writers import ReportWriters
 from ._audit import SCHEMA_VERSION, AuditResult, _check_settings, _resolve_privileged, audit_predictions
 from ._metrics import (
     DISPARITIES,
@@ -200,7 +201,7 @@ class MethodResult:
         })
 
 
-class ComparisonResult:
+class ComparisonResult(ReportWriters):
     """The outcome of :func:`compare`.
 
     Attributes
@@ -295,24 +296,6 @@ class ComparisonResult:
             "notes": list(self.notes),
             "explanations": [],
         }
-
-    def to_html(self, path: str | os.PathLike) -> Any:
-        """Write a self-contained HTML report (``fairbridge.reports.write_html``)."""
-        from fairbridge.reports import write_html
-
-        return write_html(self.to_dict(), path)
-
-    def to_json(self, path: str | os.PathLike) -> Any:
-        """Write the result as JSON (``fairbridge.reports.write_json``)."""
-        from fairbridge.reports import write_json
-
-        return write_json(self.to_dict(), path)
-
-    def to_markdown(self, path: str | os.PathLike) -> Any:
-        """Write a Markdown summary (``fairbridge.reports.write_markdown``)."""
-        from fairbridge.reports import write_markdown
-
-        return write_markdown(self.to_dict(), path)
 
     def __repr__(self) -> str:
         status = ", ".join(f"{m.name}: {m.status}" for m in self.methods)

@@ -57,6 +57,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._json import json_safe
 from ._optional import MissingDependencyError
 from ._validation import problem
 
@@ -124,28 +125,6 @@ INTERSECTION_SEP = " & "
 
 
 # -- small helpers ---------------------------------------------------------------------------
-def json_safe(value: Any) -> Any:
-    """``value`` with numpy scalars turned into Python ones and NaN/inf into ``None``."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if value is None or isinstance(value, (int, str)):
-        return value
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
-
-
 def library_versions() -> dict[str, str]:
     """Installed versions of fairbridge and the toolkits it drives (without importing them)."""
     out: dict[str, str] = {}

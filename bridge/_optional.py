@@ -66,7 +66,7 @@ def import_optional(name: str, *, purpose: str | None = None) -> ModuleType:
     except ImportError as exc:
         extra = EXTRAS.get(top)
         dist = _DISTRIBUTIONS.get(top, top)
-        who = purpose or f"this feature of fairbridge"
+        who = purpose or "this feature of fairbridge"
         if extra is None:  # pragma: no cover - a programming error, kept loud
             hint = f"pip install '{dist}'"
         else:

@@ -59,7 +59,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
         ``"none"`` learns nothing: the fine-tuned head scores the features.
     head_alpha : float, default=1e-3
         Pull towards ``coef_init`` (as the adapter's parameter).
-    head_max_iter : int, default=100
+    head_max_iter : int, default=50
         L-BFGS iterations.
     fairness_loss : callable, optional
         A differentiable penalty added to the loss (see the adapters' ``fairness_loss``).
@@ -82,7 +82,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, *, coef_init: np.ndarray | None = None, intercept_init: np.ndarray | None = None,
                  label_names: list[str] | None = None, refit: Literal["head", "none"] = "head",
-                 head_alpha: float = 1e-3, head_max_iter: int = 100, fairness_loss: Any = None,
+                 head_alpha: float = 1e-3, head_max_iter: int = 50, fairness_loss: Any = None,
                  fairness_weight: float = 0.0) -> None:
         self.coef_init = coef_init
         self.intercept_init = intercept_init

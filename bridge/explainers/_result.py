@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fairbridge._json import json_safe
 from fairbridge._validation import describe, problem
 
-__all__ = ["Explanation", "json_safe"]
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with NumPy scalars and arrays turned into Python ones and NaN/inf into None."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset, pd.Index, pd.Series)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    return str(value)
+__all__ = ["Explanation", "json_safe", "label_safe"]
 
 
 def label_safe(value: Any) -> Any:

@@ -6,10 +6,7 @@ Writing never needs ``jsonschema``; :func:`validate` does (it is in the ``test``
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import math
-import numbers
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -17,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
+from fairbridge._json import json_safe
 from fairbridge._optional import MissingDependencyError
 from fairbridge._validation import describe, problem
 
@@ -64,44 +61,8 @@ def as_result_dict(result: Any, *, who: str) -> dict[str, Any]:
     return dict(result)
 
 
-def to_jsonable(value: Any) -> Any:
-    """A copy of ``value`` made of JSON types only.
-
-    NaN and infinities become ``None`` (JSON ``null``); numpy scalars and arrays, tuples,
-    sets, paths, dates and pandas objects become their plain equivalents; any other object
-    becomes its ``str``.  The input is not modified.
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [to_jsonable(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return sorted((to_jsonable(v) for v in value), key=str)
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return value.isoformat()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a DataFrame
-        return to_jsonable(value.to_dict(orient="records"))
-    if hasattr(value, "tolist"):  # pandas Series / Index, torch tensors
-        try:
-            return to_jsonable(value.tolist())
-        except Exception:  # pragma: no cover - exotic objects fall back to str
-            pass
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    return str(value)
+#: The conversion every result uses (kept under this name as the module's public helper).
+to_jsonable = json_safe
 
 
 def to_json(result: Any, *, indent: int | None = 2) -> str:

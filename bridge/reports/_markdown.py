@@ -45,7 +45,7 @@ def _comparison(d: Mapping[str, Any]) -> str:
     primary = str(d.get("primary_disparity") or "demographic_parity_difference")
     pname = describe_metric(primary)
     ok = [m for m in methods if m.get("status") == "ok"]
-    lines = [f"### fairbridge: fairness mitigation comparison", ""]
+    lines = ["### fairbridge: fairness mitigation comparison", ""]
     lines.append(f"{len(methods)} methods on the same test split, {len(ok)} ran. Primary "
                  f"disparity: **{_cell(pname)}** (`{_cell(primary)}`, parity = "
                  f"{ideal_value(primary):g}). \u2605 = on the Pareto front of accuracy vs "
