@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"engine": "ray" + (" num_gpus=1" if args.gpu else ""), "actors": n,
                          "rows": args.rows, "wall s": wall, "rows/s": rate,
                          "compute rows/s": compute, "vs local": rate / local_rate,
-                         "note": f"num_cpus {plan.num_cpus:g}/actor, max |dp| {err:.1e}"})
+                         "note": f"num_cpus {plan.num_cpus:g}/actor, max abs dp {err:.1e}"})
     finally:
         ray.shutdown()
     print_table(rows, ["engine", "actors", "rows", "wall s", "rows/s", "compute rows/s",

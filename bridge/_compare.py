@@ -589,6 +589,10 @@ def _verdicts(records: list[MethodResult], primary: str) -> None:
                     text += " The intervals overlap the baseline's, so the change may be noise."
                 else:
                     text += " The intervals do not overlap the baseline's."
+        rate = (r.audit.overall.get("selection_rate") if r.audit is not None else None)
+        if rate is not None and rate in (0.0, 1.0):
+            text += (f" It predicts the same class for every test row (selection rate {rate:.0f}): "
+                     "parity by ignoring the input, not a usable model.")
         if r.pareto:
             text += " On the accuracy-fairness Pareto front."
         elif r.details.get("dominated_by"):
