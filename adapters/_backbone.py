@@ -109,6 +109,8 @@ class Backbone:
         self._head: tuple[str, nn.Linear] | None = None
         self._head_checked = False
         self.n_outputs: int | None = None
+        #: The engine's token budget after an out-of-memory back-off (``None``: the default).
+        self.token_budget: int | None = None
         if owns_model:
             model.eval()
             for p in model.parameters():

@@ -191,9 +191,8 @@ class AdapterBase(ClassifierMixin, BaseEstimator):
                     who, "argument 'sensitive_features'", "is required when fairness_loss is set",
                     "None", "Pass fit(X, y, sensitive_features=A), or set fairness_weight=0."))
             groups = self._groups_onehot(sensitive_features, n, who)
-        device = self._target_device(who)
-        amp = resolve_precision(self.precision, device or torch.device("cpu"), who=who)
-        backbone = self._load_backbone(device, who, inputs, y_arr)
+        backbone = self._load_backbone(self._target_device(who), who, inputs, y_arr)
+        amp = resolve_precision(self.precision, backbone.device, who=who)
         n_classes = max(2, int(backbone.n_outputs or 2))
         classes, targets = encode_labels(y_arr, n_classes, self._label_names(backbone), who=who)
         self.classes_ = classes
@@ -233,7 +232,7 @@ class AdapterBase(ClassifierMixin, BaseEstimator):
 
     def _target_device(self, who: str) -> torch.device | None:
         """The device asked for; ``None`` means "where an in-memory network already is"."""
-        source = getattr(self, "model", None) if hasattr(self, "model") else getattr(self, "module", None)
+        source = getattr(self, "model", getattr(self, "module", None))
         if self.device == "auto" and isinstance(source, SharedModel):
             return None
         return resolve_device(self.device, who=who)
@@ -250,7 +249,7 @@ class AdapterBase(ClassifierMixin, BaseEstimator):
         amp = resolve_precision(self.precision, bb.device, who=who)
         settings = EngineSettings(device=bb.device, amp_dtype=amp, batch_size=self.batch_size,
                                   progress=bool(self.progress),
-                                  token_budget=getattr(bb, "token_budget", None))
+                                  token_budget=bb.token_budget)
         extra = self._output_extra(bb)
         cache_key = self._cache_key(amp, bb) if self.cache else None
         feats, logits = bb.outputs(inputs, settings=settings, cache_key=cache_key, bar=bar, extra=extra)

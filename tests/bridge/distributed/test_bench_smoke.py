@@ -34,6 +34,6 @@ def test_bench_distributed_quick_runs_on_two_cores(tmp_path):
     assert result["rows"][0]["vs local"] == 1.0
     ray_row = result["rows"][1]
     assert ray_row["rows"] == 64 and ray_row["rows/s"] > 0
-    assert "max |dp|" in ray_row["note"]
-    assert float(ray_row["note"].split("max |dp| ")[1]) < 1e-5  # same scores as the local engine
+    assert "max abs dp" in ray_row["note"]
+    assert float(ray_row["note"].split("max abs dp ")[1]) < 1e-5  # same scores as the local engine
     assert result["overheads"][0]["blocks"] >= 4
