@@ -36,19 +36,13 @@ from ._backbone import Backbone
 from ._engine import EngineSettings, check_batch_size, resolve_device, resolve_precision
 from ._head import fit_linear_head
 from ._labels import encode_labels
+from fairbridge._scores import log_softmax, softmax
 from ._shared import SharedModel
 from ._training import train_network
 
 __all__ = ["AdapterBase", "RefitMode"]
 
 RefitMode = Literal["head", "full", "none"]
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    return z
 
 
 #: Head refits up to this many feature values run on the CPU in float64 even when the network
@@ -297,13 +291,11 @@ class AdapterBase(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax of the logits), float64, columns in ``classes_`` order."""
-        return _softmax(self._scores(X, "predict_proba"))
+        return softmax(self._scores(X, "predict_proba"))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`."""
-        z = self._scores(X, "predict_log_proba")
-        z = z - z.max(axis=1, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return log_softmax(self._scores(X, "predict_log_proba"))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels (from ``classes_``)."""

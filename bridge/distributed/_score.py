@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairbridge._scores import softmax
 from fairbridge._validation import describe, problem
 
 from ._ray import check_nonnegative, check_positive_int, import_ray, init_ray, plan_resources
@@ -121,12 +122,6 @@ def score_columns(classes: Sequence[Any], *, return_features: bool = False,
     )
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def _text_problem(value: Any) -> str | None:
     if isinstance(value, str):
         return None if value.strip() else "text is empty"
@@ -203,7 +198,7 @@ def score_frame(estimator: Any, frame: pd.DataFrame, *, text_column: str,
             feats[rows] = f
     proba = np.full_like(z, np.nan)
     if rows.size:
-        proba[rows] = _softmax(z[rows])
+        proba[rows] = softmax(z[rows])
     idx = np.argmax(np.where(np.isnan(z), -np.inf, z), axis=1)
     new: dict[str, Any] = {}
     for j, name in enumerate(cols.logits):

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._result import MonitorResult, clean_json
+from fairbridge._json import json_safe
+
+from ._result import MonitorResult
 from ._store import SCHEMA_VERSION
 
 __all__ = ["history_html", "history_json", "history_markdown", "result_markdown"]
@@ -199,7 +201,7 @@ def history_json(history: pd.DataFrame, windows: pd.DataFrame, *, monitor: str,
                     for _, w in windows.iterrows()],
         "rows": history.astype(object).to_dict(orient="records"),
     }
-    return json.dumps(clean_json(doc), indent=2, allow_nan=False)
+    return json.dumps(json_safe(doc), indent=2, allow_nan=False)
 
 
 def _md(value: Any) -> str:

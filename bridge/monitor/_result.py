@@ -10,25 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Alert", "MonitorResult", "clean_json"]
+from fairbridge._json import json_safe
 
-
-def clean_json(value: Any) -> Any:
-    """``value`` with NaN/inf as ``None`` and numpy scalars as Python ones (JSON-safe)."""
-    if isinstance(value, dict):
-        return {str(k): clean_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_json(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
+__all__ = ["Alert", "MonitorResult"]
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -101,7 +85,7 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict, with ``message``."""
-        return clean_json({
+        return json_safe({
             "window": self.window, "kind": self.kind, "metric": self.metric,
             "groups": list(self.groups), "reference": self.reference, "current": self.current,
             "difference": self.difference, "interval": list(self.interval),
@@ -154,7 +138,7 @@ class MonitorResult:
 
     def summary(self) -> dict[str, Any]:
         """The JSON-safe summary stored with the window (everything but the table)."""
-        return clean_json({"window": self.window, "monitor": self.monitor,
+        return json_safe({"window": self.window, "monitor": self.monitor,
                            "checked_at": self.checked_at, "n_rows": self.n_rows,
                            "labels": self.labels, "alerts": [a.to_dict() for a in self.alerts],
                            "notes": list(self.notes), "settings": self.settings})
@@ -162,7 +146,7 @@ class MonitorResult:
     def to_dict(self) -> dict[str, Any]:
         """Summary plus ``table`` as a list of records (JSON-safe)."""
         out = self.summary()
-        out["table"] = clean_json(self.table.drop(columns=["checked_at"], errors="ignore")
+        out["table"] = json_safe(self.table.drop(columns=["checked_at"], errors="ignore")
                                   .astype(object).to_dict(orient="records"))
         return out
 

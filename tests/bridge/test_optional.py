@@ -46,3 +46,12 @@ def test_optional_toolkits_are_not_imported_by_import_fairbridge():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_import_fairbridge_alone_loads_neither_torch_nor_transformers():
+    import subprocess
+    import sys
+
+    code = "import sys, fairbridge; print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
